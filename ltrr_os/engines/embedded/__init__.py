@@ -1,0 +1,5 @@
+"""The embedded in-process engine (see :class:`EmbeddedEngine`)."""
+
+from .engine import EmbeddedEngine
+
+__all__ = ["EmbeddedEngine"]
