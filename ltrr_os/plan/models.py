@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ..bandit.config import BanditRetrieval
 from ..engines.settings import EngineSettings
 
 Boost = Annotated[float, Field(gt=0, le=1000, description="A positive multiplier.")]
@@ -146,7 +147,7 @@ class FixedArms(StrictModel):
     arms: list[str] = Field(..., min_length=1)
 
 
-Retrieval = Annotated[AllArms | FixedArms, Field(discriminator="policy")]
+Retrieval = Annotated[AllArms | FixedArms | BanditRetrieval, Field(discriminator="policy")]
 
 
 # -- rerank / fusion -----------------------------------------------------------------
@@ -196,7 +197,7 @@ class Plan(StrictModel):
     def _references(self) -> Plan:
         arms = set(self.strategies)
         slots = set(self.understanding.slots)
-        if isinstance(self.retrieval, FixedArms):
+        if isinstance(self.retrieval, FixedArms | BanditRetrieval):
             for a in self.retrieval.arms:
                 if a not in arms:
                     raise ValueError(f"retrieval.arms names unknown arm {a!r}; arms: {sorted(arms)}")
@@ -221,6 +222,6 @@ class Plan(StrictModel):
 
     def active_arms(self) -> list[str]:
         """Arms the retrieval policy may run, in plan order."""
-        if isinstance(self.retrieval, FixedArms):
+        if isinstance(self.retrieval, FixedArms | BanditRetrieval) and self.retrieval.arms:
             return list(self.retrieval.arms)
         return list(self.strategies)

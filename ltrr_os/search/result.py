@@ -51,6 +51,7 @@ class Trace:
     timings_ms: dict[str, float]
     index: str = ""
     note: str = ""
+    policy: dict[str, Any] | None = None  # the bandit's decision, when the plan has one
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
