@@ -93,6 +93,17 @@ class LexicalArm(ArmBase):
     fuzziness: Literal["AUTO", "0", "1", "2"] | None = None
     popularity: PopularityBias | None = None
 
+    @field_validator("minimum_should_match", "fuzziness", mode="before")
+    @classmethod
+    def _yaml_numbers(cls, v: Any) -> Any:
+        """YAML reads ``fuzziness: 1`` / ``minimum_should_match: 2`` as ints; OpenSearch
+        takes both as strings (and ``auto`` in any case)."""
+        if isinstance(v, int) and not isinstance(v, bool):
+            return str(v)
+        if isinstance(v, str) and v.lower() == "auto":
+            return "AUTO"
+        return v
+
 
 class SlotUse(StrictModel):
     """How a tagged slot constrains the structured arm."""
@@ -200,7 +211,9 @@ class Plan(StrictModel):
         if isinstance(self.retrieval, FixedArms | BanditRetrieval):
             for a in self.retrieval.arms:
                 if a not in arms:
-                    raise ValueError(f"retrieval.arms names unknown arm {a!r}; arms: {sorted(arms)}")
+                    raise ValueError(
+                        f"retrieval.arms names unknown arm {a!r}; arms: {sorted(arms)}"
+                    )
         for name, arm in self.strategies.items():
             used = list(arm.requires_slots)
             if isinstance(arm, StructuredArm):
