@@ -409,7 +409,7 @@ def test_default_topic_slots_are_the_small_ones():
     [
         "{}",
         '"taylor swift"',
-        "{\"query\": {\"match_all\": {}}}",
+        '{"query": {"match_all": {}}}',
         "taylor\x00swift\x07 love",
         "\u200btaylor swift\u200b",
         "\ud800 lone surrogate",
@@ -602,7 +602,11 @@ def test_fit_reads_terms_of_the_index_behind_the_alias():
     engine = FakeEngine(VALUES)
     qu = make_qu().fit(engine, "music")
     assert qu.index_ == "music-v1" and qu.cache_status_ == "disabled"
-    assert sorted(f for _, f, _ in engine.terms_calls) == ["album.keyword", "artist.keyword", "genre"]
+    assert sorted(f for _, f, _ in engine.terms_calls) == [
+        "album.keyword",
+        "artist.keyword",
+        "genre",
+    ]
     assert {i for i, _, _ in engine.terms_calls} == {"music-v1"}
     assert all(size == 200_000 for _, _, size in engine.terms_calls)
     assert qu.analyze("tayler swift").slot_values("artist") == ["Taylor Swift"]

@@ -277,7 +277,16 @@ class Gazetteer:
         content = [t for t in toks if t not in STOPWORDS]
         if len(content) >= 2 or (content and not self.is_common(content[0], common_df)):
             return True
-        return self.e_weight[e] >= min(self.df.get(t, 0) for t in content or toks)
+        if not content and len(toks) == 1:  # "I", "+" (read "and"): never a name alone
+            return False
+        need = min(self._commonness(t, common_df) for t in content or toks)
+        return self.e_weight[e] >= need
+
+    def _commonness(self, word: str, common_df: int) -> int:
+        """How many names hold ``word``; at least ``common_df`` for stop words and known
+        common music words, so a small catalog does not make "love" look rare."""
+        df = self.df.get(word, 0)
+        return max(df, common_df) if word in STOPWORDS or word in COMMON_WORDS else df
 
     def similar_words(self, word: str) -> list[tuple[str, int]]:
         """Anchor words within their edit budget of ``word`` (not ``word`` itself)."""
@@ -336,8 +345,8 @@ class Gazetteer:
         - A word of the name of at least the slot's ``min_fuzzy_length`` (not a stop
           word) may differ by :func:`edit_budget` edits (OSA distance: a transposition
           is one edit). A shorter word of 3+ letters, or a stop word, may differ by one
-          edit only inside a multi-word name where another word matched exactly (not a
-          stop word) or is long ("psot malone", "odd cahp", "tha alarm"). Other words,
+          edit only inside a multi-word name where another word of 3+ letters matched
+          exactly (not a stop word) or is long ("psot malone", "odd cahp", "tha alarm"). Other words,
           and one-word names shorter than ``min_fuzzy_length``, match exactly. A stop
           word typed in the query is never read as a typo.
         - The whole name may differ by :func:`name_budget` edits. A one-word name needs
@@ -358,13 +367,14 @@ class Gazetteer:
         edits = 0
         evidence = anchored = False
         short_typos = 0
-        known_typo = False
+        typed_known = False
         for k, n in enumerate(toks):
             q = words[s + k]
+            typed_known = typed_known or q in self.df
             if q == n:
                 if not self.is_common(q, common_df):
                     evidence = True
-                if n not in STOPWORDS or len(n) >= min_len:
+                if (n not in STOPWORDS and len(n) >= 3) or len(n) >= min_len:
                     anchored = True
                 continue
             if q in STOPWORDS or len(q) > MAX_FUZZY_WORD:
@@ -385,10 +395,9 @@ class Gazetteer:
             edits += d
             if not self.is_common(q, common_df):
                 evidence = True
-            known_typo = known_typo or q in self.df
         if edits == 0 or not evidence or edits > name_budget(self.e_len[e]):
             return None
-        if short_typos and not anchored and known_typo:
+        if short_typos and not anchored and typed_known:
             return None
         score = 1.0 - edits / self.e_len[e]
         if m == 1:

@@ -75,7 +75,8 @@ def doc_words(doc: Any) -> list[Word]:
 
     Punctuation, emoji and blank tokens are dropped; ``&`` and ``+`` read as ``and``;
     contraction pieces spaCy splits off (``do|n't``, ``taylor|'s``, ``80|'s``) are glued
-    back to the word they are attached to, so ``don't`` and ``dont`` are the same key.
+    back to the word they are attached to, so ``don't`` and ``dont`` are the same key
+    (spaCy splits the apostrophe-less ``dont``/``cant`` into ``do|nt`` too).
     """
     words: list[Word] = []
     for tok in doc:
@@ -86,7 +87,11 @@ def doc_words(doc: Any) -> list[Word]:
         if not norm:
             continue
         start = tok.idx
-        if words and words[-1].end == start and any(a in text for a in _APOSTROPHES):
+        if (
+            words
+            and words[-1].end == start
+            and (norm == "nt" or any(a in text for a in _APOSTROPHES))
+        ):
             words[-1].norm += norm
             words[-1].end = start + len(text)
         else:
