@@ -19,6 +19,13 @@ COMMANDS: dict[str, str] = {
     "plan": "ltrr_os.cli.plan:plan",
     "search": "ltrr_os.cli.search:search",
     "demo": "ltrr_os.cli.demo:demo",
+    "eval": "ltrr_os.cli.eval:eval_",
+    "feedback": "ltrr_os.cli.feedback:feedback",
+    "bandit": "ltrr_os.cli.bandit:bandit",
+    "simulate": "ltrr_os.cli.simulate:simulate",
+    "doctor": "ltrr_os.cli.doctor:doctor",
+    "ltr": "ltrr_os.cli.ltr:ltr",
+    "memory": "ltrr_os.cli.memory:memory",
 }
 
 
