@@ -162,3 +162,94 @@ def default_policies(plan: Plan, learners: Sequence[str]) -> list[str]:
         "random",
         *(f"bandit:{lr}" for lr in learners),
     ]
+
+
+def compare_policies(
+    plan: Plan,
+    env: dict[str, Any],
+    users: UserModel,
+    policies: Sequence[str],
+    *,
+    searches: int,
+    seed: int,
+    window: int,
+    progress: Callable[[str, int], None] | None = None,
+) -> dict[str, PolicyRun]:
+    """Run each policy on the same seeded stream. Learning policies (``bandit:*``) run
+    every search; the others only the last ``window`` (they do not change over time)."""
+    runs: dict[str, PolicyRun] = {}
+    for pol in policies:
+        learns = pol.startswith("bandit:")
+        start = 0 if learns else max(0, searches - window)
+        cb = (lambda n, pol=pol: progress(pol, n)) if progress else None
+        runs[pol] = run_policy(
+            plan, pol, env, users, searches=searches, seed=seed, start=start, progress=cb
+        )
+    return runs
+
+
+def summarise(runs: dict[str, PolicyRun], window: int) -> dict[str, dict[str, Any]]:
+    """Per policy: mean reward and candidates over all searches it ran and the last
+    ``window``, and for learners the share of searches that ran each arm."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, run in runs.items():
+        row = run.summary(window)
+        if name.startswith("bandit:") and run.chosen:
+            tail = run.chosen[-window:]
+            arms = sorted({a for c in run.chosen for a in c})
+            row["arm_share_last_window"] = {
+                a: round(sum(a in c for c in tail) / len(tail), 4) for a in arms
+            }
+        out[name] = row
+    return out
+
+
+def plot_runs(runs: dict[str, PolicyRun], window: int, out_dir: Path) -> list[Path]:
+    """PNG plots: cumulative reward and regret against the best policy over the window,
+    candidates per search, and each learner's arm choice over time."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files: list[Path] = []
+    n = max(len(r.rewards) for r in runs.values())
+    best = max(float(np.nanmean(r.rewards[-window:])) for r in runs.values())
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    for name, r in runs.items():
+        ran = ~np.isnan(r.rewards)
+        xs = np.arange(n)[ran]
+        rw = r.rewards[ran]
+        axes[0].plot(xs, np.cumsum(rw), label=name)
+        axes[1].plot(xs, np.cumsum(best - rw), label=name)
+        c = r.candidates[ran]
+        k = min(200, len(c))
+        axes[2].plot(xs[k - 1 :], np.convolve(c, np.ones(k) / k, mode="valid"), label=name)
+    axes[0].set_title("cumulative reward")
+    axes[1].set_title("cumulative regret vs best mean reward")
+    axes[2].set_title("candidates per search (rolling mean)")
+    for ax in axes:
+        ax.set_xlabel("search")
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    files.append(out_dir / "simulation_reward.png")
+    fig.savefig(files[-1], dpi=100)
+    plt.close(fig)
+    for name, r in runs.items():
+        if not name.startswith("bandit:") or not r.chosen:
+            continue
+        arms = sorted({a for c in r.chosen for a in c})
+        m = np.array([[a in c for a in arms] for c in r.chosen], dtype=float)
+        k = min(250, len(m))
+        fig, ax = plt.subplots(figsize=(8, 4))
+        for j, a in enumerate(arms):
+            ax.plot(np.convolve(m[:, j], np.ones(k) / k, mode="valid"), label=a)
+        ax.set_title(f"{name}: share of searches running each arm (rolling mean of {k})")
+        ax.set_xlabel("search")
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        files.append(out_dir / f"simulation_arms_{name.replace(':', '_')}.png")
+        fig.savefig(files[-1], dpi=100)
+        plt.close(fig)
+    return files

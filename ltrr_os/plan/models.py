@@ -166,6 +166,11 @@ class RrfFusion(StrictModel):
     method: Literal["rrf"]
     k: int = Field(60, ge=1)
     weights: dict[str, float] = Field(default_factory=dict)
+    policy_weights: bool = Field(
+        False,
+        description="With a bandit: multiply each chosen arm's weight by the policy's "
+        "expected reward for it on this query, so the arm it trusts more leads.",
+    )
 
 
 class ScoreFusion(StrictModel):
@@ -173,6 +178,7 @@ class ScoreFusion(StrictModel):
 
     method: Literal["score"]
     weights: dict[str, float] = Field(default_factory=dict)
+    policy_weights: bool = Field(False, description="As for rrf.")
 
 
 Rerank = Annotated[RrfFusion | ScoreFusion, Field(discriminator="method")]

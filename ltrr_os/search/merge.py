@@ -27,9 +27,18 @@ def merge(responses: dict[str, dict[str, Any]]) -> dict[str, Hit]:
     return out
 
 
-def fuse(hits: dict[str, Hit], method: RrfFusion | ScoreFusion) -> list[Hit]:
-    """Score every candidate and sort (score desc, best rank asc, id asc)."""
+def fuse(
+    hits: dict[str, Hit],
+    method: RrfFusion | ScoreFusion,
+    arm_weights: dict[str, float] | None = None,
+) -> list[Hit]:
+    """Score every candidate and sort (score desc, best rank asc, id asc).
+
+    ``arm_weights`` (per search, e.g. the bandit's expectations) multiply the plan's.
+    """
     weights = method.weights
+    if arm_weights:
+        weights = {a: weights.get(a, 1.0) * w for a, w in arm_weights.items()}
     if isinstance(method, RrfFusion):
         for h in hits.values():
             h.score = sum(weights.get(a, 1.0) / (method.k + ah.rank) for a, ah in h.arms.items())

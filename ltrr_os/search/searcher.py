@@ -386,7 +386,12 @@ class Searcher:
                     tr.hits = len(resp["hits"]["hits"])
                     tr.took_ms = resp.get("took")
         t = time.perf_counter()
-        hits = fuse(merge(responses), self.plan.rerank)[:size]
+        arm_weights = None
+        if decision is not None and self.plan.rerank.policy_weights:
+            # floor: an arm the policy expects nothing from still counts a little
+            arm_weights = {a: max(decision.expectations.get(a, 0.0), 0.05)
+                           for a in decision.chosen}  # fmt: skip
+        hits = fuse(merge(responses), self.plan.rerank, arm_weights)[:size]
         timings["merge"] = (time.perf_counter() - t) * 1000
 
         policy_info = None
