@@ -71,6 +71,19 @@ def set_probability(ranking: Sequence[str], m: int, eps: float, chosen: Sequence
     return slot_probabilities(ranking, m, eps).get(last, 0.0)
 
 
+ARM_TYPES = ("lexical", "structured", "knn", "popular", "memory", "dsl")
+
+
+def arm_descriptor(spec: Any) -> list[float]:
+    """A numeric description of an arm from its plan section (type, typo tolerance,
+    popularity bias, knn), used to find the closest trained arm for a warm start."""
+    kind = getattr(spec, "type", "")
+    onehot = [1.0 if kind == t else 0.0 for t in ARM_TYPES]
+    fuzzy = 1.0 if getattr(spec, "fuzziness", None) not in (None, 0, "0") else 0.0
+    popular = 1.0 if getattr(spec, "popularity", None) is not None else 0.0
+    return [*onehot, fuzzy, popular]
+
+
 def _learning_policy(cfg: BanditRetrieval) -> Any:
     if cfg.learner == "linucb":
         return LearningPolicy.LinUCB(alpha=cfg.alpha, l2_lambda=cfg.l2_lambda)
@@ -161,6 +174,38 @@ class RetrievalPolicy:
                 n = min(n, self.arm_sizes[a])
             out[a] = n
         return out
+
+    # -- arms change with the plan ------------------------------------------------------
+    def set_arms(
+        self,
+        arms: Sequence[str],
+        arm_features: dict[str, Sequence[float]] | None = None,
+        arm_sizes: dict[str, int] | None = None,
+    ) -> dict[str, list[str]]:
+        """Follow a plan edit: drop removed arms, add new ones, and warm-start the new
+        ones from the most similar trained arm (mabwiser ``warm_start`` over
+        ``arm_features``, e.g. :func:`arm_descriptor`), so a new fuzzy lexical arm starts
+        from what the lexical arm learned instead of from nothing. Without features, or
+        for an arm unlike any other, LinUCB's wide uncertainty on a fresh arm is the
+        optimistic prior that gets it tried. Returns what changed.
+        """
+        arms = list(arms)
+        removed = [a for a in self.arms if a not in arms]
+        added = [a for a in arms if a not in self.arms]
+        with self._lock:
+            for a in removed:
+                self._mab.remove_arm(a)
+            for a in added:
+                self._mab.add_arm(a)
+            warmed: list[str] = []
+            if added and self._fitted and arm_features and all(a in arm_features for a in arms):
+                feats = {a: [float(v) for v in arm_features[a]] for a in arms}
+                self._mab.warm_start(feats, distance_quantile=1.0)
+                warmed = added
+        self.arms = arms
+        if arm_sizes:
+            self.arm_sizes = dict(arm_sizes)
+        return {"added": added, "removed": removed, "warm_started": warmed}
 
     # -- learning ----------------------------------------------------------------------
     def update(

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..bandit.config import BanditRetrieval
 from ..bandit.features import ContextFeaturizer
-from ..bandit.policy import RetrievalPolicy
+from ..bandit.policy import RetrievalPolicy, arm_descriptor
 from ..bandit.store import PolicyStore
 from ..engines.base import Engine
 from ..engines.factory import open_engine
@@ -175,10 +175,14 @@ class Searcher:
         self._policy_mtime = self.policy_store.current_mtime()
         loaded = self.policy_store.load(self.featurizer.names)
         arms = self.plan.active_arms()
-        if loaded is not None and loaded.policy.arms == arms:
+        sizes = {a: self.plan.strategies[a].size for a in arms}
+        if loaded is not None:
             self.policy, self.policy_version = loaded.policy, loaded.version
+            if loaded.policy.arms != arms:  # the plan gained or lost arms: keep what was learned
+                feats = {a: arm_descriptor(self.plan.strategies[a]) for a in arms}
+                change = self.policy.set_arms(arms, feats, sizes)
+                log.info("bandit policy %s: arms changed %s", self.policy_version, change)
         else:
-            sizes = {a: self.plan.strategies[a].size for a in arms}
             self.policy = RetrievalPolicy(arms, cfg, self.featurizer.dim, sizes)
         self._rng = np.random.default_rng(cfg.seed)
         self._rng_lock = threading.Lock()
