@@ -118,6 +118,15 @@ class RetrievalPolicy:
         self.n_updates = 0
         self._lock = threading.Lock()
 
+    def __getstate__(self) -> dict[str, Any]:  # locks do not pickle (saved by PolicyStore)
+        state = dict(self.__dict__)
+        state.pop("_lock", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     # -- predictions -------------------------------------------------------------------
     def expectations(self, x: np.ndarray, arms: Sequence[str] | None = None) -> dict[str, float]:
         arms = list(arms) if arms is not None else self.arms

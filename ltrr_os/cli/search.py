@@ -104,10 +104,14 @@ def _slots(result: Any) -> str:
 @click.option(
     "--run-name", default=None, help="Run tag in the TREC file (default: plan file stem)."
 )
+@click.option("--log", "log_searches", is_flag=True,
+              help="Append each search's decision to <data-dir>/logs/<plan>/searches.jsonl "
+                   "(for ltrr feedback ingest).")  # fmt: skip
 @data_dir_option
 def search(
     plan: str, query: str | None, context: tuple[str, ...], size: int | None, as_json: bool,
-    queries: Path | None, run_path: Path | None, run_name: str | None, data_dir: str | None,
+    queries: Path | None, run_path: Path | None, run_name: str | None, log_searches: bool,
+    data_dir: str | None,
 ) -> None:  # fmt: skip
     """Search with a query plan.
 
@@ -125,7 +129,12 @@ def search(
     if queries is not None and run_path is None:
         raise click.UsageError("--queries needs --run OUT.trec")
     p = load_plan_for_cli(plan, data_dir)
-    searcher = Searcher(p)
+    search_log = None
+    if log_searches:
+        from ..feedback.offline import log_dir
+
+        search_log = log_dir(p, Path(data_dir) if data_dir else None) / "searches.jsonl"
+    searcher = Searcher(p, search_log=search_log)
     ctx = parse_context(context)
     if query is not None:
         result = searcher.search(query, ctx, size)

@@ -7,7 +7,6 @@ provenance, fuse, and return hits plus a trace of every decision and timing.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 import threading
@@ -29,6 +28,7 @@ from ..bandit.store import PolicyStore
 from ..engines.base import Engine
 from ..engines.factory import open_engine
 from ..errors import ConfigError, DataError, IndexNotFoundError, LtrrError
+from ..feedback.offline import plan_hash
 from ..plan.models import DslArm, KnnArm, Plan
 from ..strategies import ArmInput, Skip, compiler_for
 from ..strategies.dsl import compile_dsl, parse_template
@@ -81,6 +81,7 @@ class Searcher:
         reload_interval_s: float = 10.0,
         online_learning: bool = True,
         max_records: int = 100_000,
+        search_log: str | Path | None = None,
     ) -> None:
         self.plan = plan
         self.engine = engine if engine is not None else open_engine(plan.engine)
@@ -96,10 +97,16 @@ class Searcher:
         self._lock = threading.Lock()
         self._state = self._load_state()
         self._checked_at = time.monotonic()
-        self.plan_hash = hashlib.sha256(plan.model_dump_json().encode()).hexdigest()[:16]
+        self.plan_hash = plan_hash(plan)
         self.online_learning = online_learning
         self._records: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._max_records = max_records
+        # every decision to a durable JSONL log, for `ltrr feedback ingest` later
+        self.search_log = None
+        if search_log is not None:
+            from ..feedback.log import SearchLog
+
+            self.search_log = SearchLog(search_log)
         self._pending: list[tuple[str, float, np.ndarray]] = []
         self.policy: RetrievalPolicy | None = None
         self.policy_version: str | None = None
@@ -255,6 +262,8 @@ class Searcher:
                                np.stack([p[2] for p in pending]))  # fmt: skip
 
     def _remember(self, record: dict[str, Any]) -> None:
+        if self.search_log is not None:
+            self.search_log.append_many([record])
         with self._lock:
             self._records[record["search_id"]] = record
             while len(self._records) > self._max_records:
