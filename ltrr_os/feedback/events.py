@@ -10,7 +10,6 @@ idempotent: an event seen before is counted as a duplicate and ignored.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -84,15 +83,13 @@ def read_events(path: str | Path) -> Iterator[tuple[int, Event | str]]:
             line = raw.strip()
             if not line:
                 continue
-            try:
-                obj = json.loads(line)
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                yield n, f"invalid JSON ({exc.__class__.__name__}: {str(exc)[:80]})"
-                continue
-            if not isinstance(obj, dict):
-                yield n, "an event must be a JSON object"
-                continue
-            try:
-                yield n, Event.model_validate(obj)
+            try:  # parse and validate in one pass (pydantic-core, no Python json objects)
+                yield n, Event.model_validate_json(line)
             except ValidationError as exc:
-                yield n, _explain(exc)
+                kind = exc.errors()[0]["type"]
+                if kind == "json_invalid":
+                    yield n, f"invalid JSON ({exc.errors()[0]['msg']})"
+                elif kind == "model_type":
+                    yield n, "an event must be a JSON object"
+                else:
+                    yield n, _explain(exc)
