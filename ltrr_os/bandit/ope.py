@@ -14,8 +14,9 @@ propensities instead of the (much smaller) probability of one exact set. Estimat
 following Open Bandit Pipeline's definitions (Saito et al., 2021) arm by arm:
 
 - IPS:   mean over searches of  sum_a pi_a 1[a chosen] r_a / p_a
-- SNIPS: per arm, the IPS sum divided by the sum of its weights ``1[a chosen] pi_a / p_a``
-         (times the number of searches), which trades a little bias for much less variance
+- SNIPS: per arm, the IPS sum divided by the sum of its weights ``1[a chosen] pi_a / p_a``,
+         times the mean of ``pi_a`` over searches (known exactly): a little bias for
+         much less variance
 - DR:    a reward model r^_a(x) (ridge regression on the logged context, cross-fitted in
          two folds so a search never scores with a model trained on itself) plus the IPS
          correction of its residual: sum_a pi_a [ r^_a + 1[a chosen] (r_a - r^_a) / p_a ]
@@ -103,9 +104,11 @@ def _point(pi: np.ndarray, p: np.ndarray, chosen: np.ndarray, reward: np.ndarray
     n = len(pi)
     w = chosen * pi / p
     ips = float((w * reward).sum() / n)
+    # per arm: the weighted mean reward where the target runs it, times how often it does
+    # (the target's own probabilities, known exactly for every logged search)
     wsum = w.sum(axis=0)
-    snips = float(np.sum(np.where(wsum > 0, (w * reward).sum(axis=0) / np.maximum(wsum, 1e-12),
-                                  0.0)))  # fmt: skip
+    mean_r = np.where(wsum > 0, (w * reward).sum(axis=0) / np.maximum(wsum, 1e-12), 0.0)
+    snips = float(np.sum(mean_r * pi.mean(axis=0)))
     dr = float((pi * rhat + w * (reward - rhat)).sum() / n)
     return {"ips": ips, "snips": snips, "dr": dr}
 
@@ -159,5 +162,36 @@ def fixed_target(arms: Sequence[str]) -> Target:
     def target(record: Mapping[str, Any]) -> dict[str, float]:
         applicable = record.get("applicable", chosen)
         return {a: 1.0 for a in chosen if a in applicable}
+
+    return target
+
+
+def policy_target(
+    policy: Any, *, max_arms: int | None = None, exploration: float | None = None
+) -> Target:
+    """The inclusion probabilities of a (trained) :class:`RetrievalPolicy`'s selection rule.
+
+    For each logged search, the policy ranks the arms that were applicable by its
+    expectation for the logged context and takes the top ``max_arms - 1`` plus an
+    exploring last slot, exactly as :meth:`RetrievalPolicy.choose` does; the marginal
+    probabilities are :func:`~ltrr_os.bandit.policy.slot_probabilities`. (For LinTS the
+    expectations are sampled, so the target is one draw of a random policy.)
+    """
+    from .policy import rank_arms, slot_probabilities
+
+    m_cfg = policy.config.max_arms if max_arms is None else max_arms
+    eps = policy.config.exploration if exploration is None else exploration
+
+    def target(record: Mapping[str, Any]) -> dict[str, float]:
+        applicable = [a for a in policy.arms if a in set(record.get("applicable") or policy.arms)]
+        if not applicable:
+            return {}
+        x = np.asarray(record.get("features") or [], dtype=float)
+        if x.shape != (policy.n_features,):
+            raise ValueError(
+                f"a logged search has {x.size} features, the target policy {policy.n_features}"
+            )
+        ranking = rank_arms(policy.expectations(x, applicable), policy.arms)
+        return slot_probabilities(ranking, min(m_cfg, len(ranking)), eps)
 
     return target
