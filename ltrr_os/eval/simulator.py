@@ -119,7 +119,6 @@ def run_policy(
     only the evaluation window); their rewards and candidates are reported as NaN.
     """
     stream = np.random.default_rng(seed)  # the same searches for every policy
-    click_rng = np.random.default_rng(seed + 1_000_003)
     pick_rng = np.random.default_rng(seed + 2_000_003)
     s = searcher or make_searcher(plan, policy, env, seed)
     arms_all = list(plan.strategies)
@@ -140,6 +139,9 @@ def run_policy(
         result = s.search(need.query, ctx, size=10, arms=forced)
         rec = s.record(result.search_id)
         assert rec is not None
+        # a click stream per search: a policy run on the window only clicks as it would
+        # have in a full run
+        click_rng = np.random.default_rng((seed + 1_000_003, i))
         clicked = clicks(result.ids(), need.relevant, click_rng)
         rewards[i] = 1.0 if any(c in need.relevant for c in clicked) else 0.0
         cands[i] = sum(rec["budgets"].values()) if rec["budgets"] else 0
