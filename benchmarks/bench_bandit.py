@@ -70,16 +70,19 @@ def plot(curves: dict[str, dict[str, np.ndarray]], window: int, out: Path) -> li
 
     files = []
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
-    for name, c in curves.items():
+    for i, (name, c) in enumerate(curves.items()):
         r = c["rewards"]
         n = len(r)
         xs = np.arange(n)
+        color = f"C{i % 10}"
         if np.isnan(r).any():  # evaluated on the window only: a flat line over it
-            axes[0].hlines(np.nanmean(r), n - window, n, label=name, linestyles="dashed")
-            axes[1].hlines(np.nanmean(c["candidates"]), n - window, n, linestyles="dashed")
+            axes[0].hlines(np.nanmean(r), n - window, n, label=name, linestyles="dashed",
+                           colors=color)  # fmt: skip
+            axes[1].hlines(np.nanmean(c["candidates"]), n - window, n, linestyles="dashed",
+                           colors=color)  # fmt: skip
         else:
-            axes[0].plot(xs[499:], rolling(r), label=name)
-            axes[1].plot(xs[499:], rolling(c["candidates"]), label=name)
+            axes[0].plot(xs[499:], rolling(r), label=name, color=color)
+            axes[1].plot(xs[499:], rolling(c["candidates"]), label=name, color=color)
     axes[0].set_title("reward (found what the user wanted), rolling mean of 500")
     axes[0].set_xlabel("search")
     axes[1].set_title("candidates fetched per search")
