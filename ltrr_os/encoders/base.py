@@ -20,9 +20,7 @@ import importlib
 import inspect
 import io
 import json
-import os
 import re
-import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -30,6 +28,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .._io import atomic_write_bytes
 from ..errors import ConfigError
 
 MANIFEST = "encoder.json"
@@ -99,12 +98,12 @@ class Encoder(ABC):
             np.save(buf, np.ascontiguousarray(arr), allow_pickle=False)
             raw = buf.getvalue()
             fname = f"{name}-{hashlib.sha256(raw).hexdigest()[:16]}.npy"
-            _atomic_write(directory / fname, raw)
+            atomic_write_bytes(directory / fname, raw)
             files["arrays"][name] = fname
         for name, value in data.items():
             raw = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
             fname = f"{name}-{hashlib.sha256(raw).hexdigest()[:16]}.json"
-            _atomic_write(directory / fname, raw)
+            atomic_write_bytes(directory / fname, raw)
             files["data"][name] = fname
         manifest = {
             "format": FORMAT,
@@ -115,25 +114,12 @@ class Encoder(ABC):
             **files,
         }
         text = json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
-        _atomic_write(directory / MANIFEST, text.encode("utf-8"))
+        atomic_write_bytes(directory / MANIFEST, text.encode("utf-8"))
         keep = {MANIFEST, *files["arrays"].values(), *files["data"].values()}
         for p in directory.iterdir():  # only our own hashed state files, never a user's
             if p.name not in keep and _STATE_FILE.match(p.name) and p.is_file():
                 p.unlink(missing_ok=True)
         return directory
-
-
-def _atomic_write(path: Path, raw: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(raw)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def register_encoder(type_name: str, target: str) -> None:
