@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 from mabwiser.mab import MAB, LearningPolicy
+from threadpoolctl import threadpool_limits
 
 from .config import BanditRetrieval
 
@@ -226,7 +227,9 @@ class RetrievalPolicy:
             return
         decisions = [arms[i] for i in keep]
         r = np.asarray([rewards[i] for i in keep], dtype=float)
-        with self._lock:
+        # small ridge updates: BLAS threads only contend (measured 0.33 s vs 0.01 s for
+        # 10k events in a busy process), so one thread
+        with self._lock, threadpool_limits(1, "blas"):
             if self.contextual:
                 X = np.asarray(contexts, dtype=float)[keep]
                 if self._fitted:

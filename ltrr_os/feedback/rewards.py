@@ -61,9 +61,12 @@ def attribute(
         if arm in failed or arm not in candidates:
             continue
         gain = 0.0
-        for rank, doc in enumerate(candidates[arm], start=1):
-            g = engaged.get(doc)
-            if g:
-                gain = max(gain, g / math.log2(1 + rank) if rank_discount else g)
+        cands = candidates[arm]
+        for doc, g in engaged.items():  # list.index: a C scan per engaged item
+            try:
+                rank = cands.index(doc) + 1
+            except ValueError:
+                continue
+            gain = max(gain, g / math.log2(1 + rank) if rank_discount else g)
         rewards[arm] = gain - cost_per_candidate * float(budgets.get(arm, 0))
     return rewards
