@@ -1,20 +1,16 @@
-"""Feedback: event validation, durable idempotent logs, batch ingestion and the CLIs."""
+"""Feedback: event validation, durable idempotent logs and batch ingestion."""
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from ltrr_os.cli import cli
 from ltrr_os.datasets import generate_music_catalog
 from ltrr_os.engines.embedded import EmbeddedEngine
-from ltrr_os.errors import LtrrError
 from ltrr_os.feedback.events import read_events
 from ltrr_os.feedback.ingest import ingest
 from ltrr_os.feedback.log import EventLog, JsonlLog, SearchLog
@@ -64,16 +60,20 @@ def test_bad_lines_are_reported_with_their_line_number(tmp_path):
         {"event_id": "e5", "search_id": "s", "type": "click", "item_id": "t", "ts": 1, "x": 1},
         "",
         {"event_id": "e6", "search_id": "s", "type": "impression", "ts": "2026-11-24T10:00:00Z"},
+        {"event_id": "e7", "search_id": "s", "type": "play", "doc_id": 42, "dwell_s": 3, "ts": 2},
+        {"event_id": "e8", "search_id": "s", "type": "play", "item_id": "t", "rank": 0, "ts": 2},
     ])  # fmt: skip
     out = list(read_events(p))
     bad = {n: why for n, why in out if isinstance(why, str)}
-    assert set(bad) == {2, 3, 4, 5, 6, 7}
+    assert set(bad) == {2, 3, 4, 5, 6, 7, 11}
     assert "invalid JSON" in bad[2] and "object" in bad[3]
     assert "needs an item_id" in bad[4] and "type" in bad[5]
     assert "ISO 8601" in bad[6] and "x" in bad[7]
     good = [e for _, e in out if not isinstance(e, str)]
-    assert [e.event_id for e in good] == ["e1", "e6"]
+    assert "rank" in bad[11]
+    assert [e.event_id for e in good] == ["e1", "e6", "e7"]
     assert good[1].ts == pytest.approx(1795514400.0)
+    assert good[2].item_id == "42" and good[2].model_dump()["item_id"] == "42"
 
 
 def test_event_log_is_idempotent_and_survives_concurrent_writers(tmp_path):
@@ -100,6 +100,8 @@ def test_event_log_is_idempotent_and_survives_concurrent_writers(tmp_path):
     with open(tmp_path / "many.jsonl", "a") as f:  # a torn last line from a crash
         f.write('{"w": 9, "i"')
     assert len(list(raw)) == 800
+    raw.append_many([{"w": 9, "i": 0}])  # the next append is not lost in the torn line
+    assert len(list(raw)) == 801 and list(raw)[-1] == {"w": 9, "i": 0}
 
 
 def test_ingest_counts_every_kind_of_bad_event_and_trains(logged, tmp_path):
@@ -122,8 +124,8 @@ def test_ingest_counts_every_kind_of_bad_event_and_trains(logged, tmp_path):
     bandit = PlanBandit.open(plan, data)
     before = bandit.policy.n_updates
     elog = EventLog(tmp_path / "ingested.jsonl")
-    rep, updates = ingest(p, records, reward=bandit.config.reward, event_log=elog,
-                          policy=bandit.policy)  # fmt: skip
+    rep = ingest(p, records, reward=bandit.config.reward, event_log=elog, policy=bandit.policy)
+    updates = rep.updates
     assert (rep.lines, rep.used, rep.impressions, rep.duplicate) == (9, 3, 1, 1)
     assert (rep.unknown_search, rep.late, rep.before_search, rep.malformed) == (1, 1, 1, 1)
     assert rep.out_of_order == 4  # a3, a4, a5 and a7 are older than an event before them
@@ -131,38 +133,120 @@ def test_ingest_counts_every_kind_of_bad_event_and_trains(logged, tmp_path):
     assert rep.arm_updates == len(updates) == bandit.policy.n_updates - before
     assert all(r == pytest.approx(1.0) for _, r, _ in updates if r > 0)
     # a second run of the same file changes nothing: every event is a duplicate
-    rep2, updates2 = ingest(p, records, event_log=elog)
+    rep2 = ingest(p, records, event_log=elog)
+    updates2 = rep2.updates
     # only ingested events are logged: unknown, late and early ones are counted again
     assert (rep2.duplicate, rep2.unknown_search, rep2.late) == (5, 1, 1)
     assert rep2.used == 0 and updates2 == []
 
 
-def test_feedback_and_bandit_cli(logged, tmp_path):
+def test_ingest_from_a_searcher_and_from_a_log_path(logged, tmp_path):
     data, plan, results = logged
-    records = SearchLog(log_dir(plan, data) / "searches.jsonl").records()
-    events = [click(f"c{i}", r.search_id, r.hits[0].id, records[r.search_id]["ts"] + 1)
-              for i, r in enumerate(results) if r.hits]  # fmt: skip
-    p = write(tmp_path / "events.jsonl", [*events, "oops"])
-    runner = CliRunner()
-    args = ["--plan", str(PLAN), "--data-dir", str(data)]
-    res = runner.invoke(cli, ["feedback", "ingest", str(p), *args])
-    assert res.exit_code == 0, res.output
-    assert "malformed" in res.output and "line" in res.output and "saved policy v" in res.output
-    res = runner.invoke(cli, ["bandit", "status", *args])
-    assert res.exit_code == 0, res.output
-    assert "searches with engagement: 100.0%" in res.output
-    res = runner.invoke(cli, ["bandit", "ope", *args, "--target", "fixed:lexical+fuzzy",
-                              "--bootstrap", "20"])  # fmt: skip
-    assert res.exit_code == 0, res.output
-    assert "fixed:lexical+fuzzy" in res.output
-    res = runner.invoke(cli, ["bandit", "ope", *args, "--target", "fixed:nope"])
-    assert isinstance(res.exception, LtrrError) and "unknown arms" in str(res.exception)
-    # through the real entry point: one line on stderr, no traceback
-    proc = subprocess.run(
-        [sys.executable, "-m", "ltrr_os", "feedback", "ingest", str(tmp_path / "missing.jsonl"),
-         *args], capture_output=True, text=True, cwd=ROOT,
-    )  # fmt: skip
-    assert proc.returncode != 0 and "Traceback" not in proc.stderr
-    assert proc.stderr.startswith("error:") and "no such events file" in proc.stderr
-    res = runner.invoke(cli, ["bandit", "versions", *args])
-    assert res.exit_code == 0 and "* v000001" in res.output
+    slog = log_dir(plan, data) / "searches.jsonl"
+    records = SearchLog(slog).records()
+    r = results[3]
+    t = records[r.search_id]["ts"]
+    p = write(tmp_path / "ev.jsonl", [click("s1", r.search_id, r.hits[0].id, t + 2)])
+    # a path to the search log: joined, but nothing to update
+    rep = ingest(p, slog)
+    assert rep.used == 1 and rep.arm_updates >= 1 and not rep.policy_updated
+    # a running Searcher: its records and its policy (updated in one batch)
+    s = Searcher(plan, EmbeddedEngine(data), data_dir=data, search_log=slog)
+    fresh = s.search(r.query, {"device": "mobile"})
+    p2 = write(tmp_path / "ev2.jsonl", [
+        click("s2", fresh.search_id, fresh.hits[0].id, t + 3),  # only in memory: still joined
+        click("s3", r.search_id, r.hits[0].id, t + 4),  # from the search log
+    ])  # fmt: skip
+    before = s.policy.n_updates
+    rep = ingest(p2, s)
+    assert rep.used == 2 and rep.unknown_search == 0 and rep.policy_updated
+    assert s.policy.n_updates - before == rep.arm_updates >= 2
+    with pytest.raises(TypeError, match="Searcher, a SearchLog"):
+        ingest(p2, 42)
+
+
+def test_damaged_search_records_are_counted_not_fatal(tmp_path):
+    from ltrr_os.bandit.config import BanditRetrieval
+    from ltrr_os.bandit.policy import RetrievalPolicy
+
+    policy = RetrievalPolicy(["a", "b"], BanditRetrieval(policy="bandit"), 3)
+    base = {"ts": 100.0, "chosen": ["a"], "budgets": {"a": 10}, "failed": [],
+            "candidates": {"a": ["t1", "t2"]}}  # fmt: skip
+    records = {
+        "ok": {**base, "search_id": "ok", "features": [1.0, 0.0, 1.0]},
+        "wide": {**base, "search_id": "wide", "features": [1.0, 0.0]},  # another schema
+        "junk": {**base, "search_id": "junk", "features": ["x", "y", "z"]},
+        "nocand": {**base, "search_id": "nocand", "candidates": 7, "features": [1, 1, 1]},
+        "badts": {**base, "search_id": "badts", "ts": "soon", "features": [1, 1, 1]},
+    }  # fmt: skip
+    p = write(tmp_path / "e.jsonl", [click(f"e{i}", sid, "t1", 101.0)
+                                     for i, sid in enumerate(records)])  # fmt: skip
+    rep = ingest(p, records, policy=policy)
+    assert rep.used == 5 and rep.bad_record == 3
+    assert rep.searches_rewarded == 2 and policy.n_updates == 2  # "ok" and "badts"
+    assert any("features" in w for w in rep.problem_lines())
+    # every problem line is readable, and the report serialises
+    assert json.dumps(rep.to_dict())
+
+
+def test_an_empty_or_all_garbage_file_reports_and_trains_nothing(tmp_path):
+    p = write(tmp_path / "e.jsonl", ["", "\x00\xff", "null", '"x"', "{}"])
+    rep = ingest(p, {})
+    assert (rep.lines, rep.malformed, rep.used, rep.arm_updates) == (4, 4, 0, 0)
+    assert [n for n, _ in rep.problems] == [2, 3, 4, 5]
+
+
+def _append_events(path: str, start: int, barrier) -> None:
+    from ltrr_os.feedback.events import Event
+
+    log = EventLog(path)
+    barrier.wait()
+    for i in range(start, start + 60, 3):  # overlapping ranges between processes
+        evs = [Event(event_id=f"e{j}", search_id="s", type="click", item_id="t", ts=j)
+               for j in range(i, i + 3)]  # fmt: skip
+        log.append_new(evs)
+        time.sleep(0.003)  # interleave the writers (a per-process id cache would duplicate)
+
+
+def test_processes_appending_the_same_events_store_each_once(tmp_path):
+    import multiprocessing as mp
+
+    # fork: a spawned child would re-import this module (spaCy and all) for 5 s each
+    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+    barrier = ctx.Barrier(3)
+    path = str(tmp_path / "events.jsonl")
+    procs = [ctx.Process(target=_append_events, args=(path, s, barrier)) for s in (0, 30, 45)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    ids = [o["event_id"] for o in JsonlLog(path)]
+    assert sorted(ids) == sorted({f"e{j}" for j in range(105)})  # each once, none lost
+    assert EventLog(path).append_new([]) == (0, 0)
+
+
+def test_a_search_is_learned_from_once_across_batches(tmp_path):
+    from ltrr_os.bandit.config import BanditRetrieval
+    from ltrr_os.bandit.policy import RetrievalPolicy
+
+    policy = RetrievalPolicy(["a", "b"], BanditRetrieval(policy="bandit"), 2)
+    rec = {"ts": 100.0, "chosen": ["a", "b"], "budgets": {"a": 10, "b": 10}, "failed": [],
+           "candidates": {"a": ["t1"], "b": ["t2"]}, "features": [1.0, 0.5]}  # fmt: skip
+    records = {"s1": {**rec, "search_id": "s1"}, "s2": {**rec, "search_id": "s2"}}
+    elog = EventLog(tmp_path / "log.jsonl")
+    b1 = write(tmp_path / "b1.jsonl", [
+        {"event_id": "i1", "search_id": "s1", "type": "impression", "ts": 101},
+        click("c1", "s1", "t1", 102),
+    ])  # fmt: skip
+    rep = ingest(b1, records, event_log=elog, policy=policy)
+    assert (rep.used, rep.arm_updates, policy.n_updates) == (1, 2, 2)
+    b2 = write(tmp_path / "b2.jsonl", [
+        click("p1", "s1", "t2", 103, "purchase"),  # s1 was rewarded in batch 1
+        click("c2", "s2", "t2", 104),
+    ])  # fmt: skip
+    rep = ingest(b2, records, event_log=EventLog(tmp_path / "log.jsonl"), policy=policy)
+    assert (rep.already_rewarded, rep.used, rep.arm_updates) == (1, 1, 2)
+    assert policy.n_updates == 4
+    stored = [o["event_id"] for o in JsonlLog(tmp_path / "log.jsonl")]
+    assert stored == ["i1", "c1", "p1", "c2"]  # the late purchase is still kept (for LTR)

@@ -134,3 +134,24 @@ def test_policy_target_reproduces_the_policys_own_marginals():
     assert 0.0 < est["snips"]["value"] < 2.0
     with pytest.raises(ValueError, match="features"):
         policy_target(policy)({"features": [1.0], "applicable": ARMS})
+
+
+def test_another_config_trained_on_half_the_logs_is_estimated_on_the_other_half():
+    from ltrr_os.bandit.config import BanditRetrieval
+    from ltrr_os.bandit.ope import fit_on_logs, policy_target
+    from ltrr_os.bandit.policy import RetrievalPolicy
+
+    records = logs(6000, seed=11)
+    train, held_out = records[:3000], records[3000:]
+    cfg = BanditRetrieval(policy="bandit", max_arms=1, exploration=0.0, learner="linucb",
+                          alpha=0.1)  # fmt: skip
+    policy = RetrievalPolicy(ARMS, cfg, 2)
+    assert fit_on_logs(policy, train) == 6000  # two chosen arms per search
+    target = policy_target(policy)
+    # its true value on the held-out contexts (the rates are known)
+    truth = np.mean([sum(p * true_rate(a, r["features"][1]) for a, p in target(r).items())
+                     for r in held_out])  # fmt: skip
+    assert truth > 0.45  # it learned to switch between a and b (either alone: 0.4 / 0.5)
+    est = estimate_all(held_out, target, n_boot=100)
+    for k in ("snips", "dr"):
+        assert est[k]["value"] == pytest.approx(truth, rel=0.1), (k, est[k], truth)

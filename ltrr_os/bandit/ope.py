@@ -145,14 +145,17 @@ def estimate_all(
         lo, hi = np.percentile(boots[k], [2.5, 97.5]) if n_boot else (np.nan, np.nan)
         out[k] = {"value": est[k], "ci95": [float(lo), float(hi)], "n": n}
     out["meta"] = {"arms": arms, "searches": n,
-                   "effective_sample_size": _ess(chosen * pi / p, arms)}  # fmt: skip
+                   "effective_sample_size": _ess(chosen * pi / p, pi, arms)}  # fmt: skip
     return out
 
 
-def _ess(w: np.ndarray, arms: Sequence[str]) -> dict[str, float]:
-    """Kish's effective sample size per arm: how many searches the weights are worth."""
+def _ess(w: np.ndarray, pi: np.ndarray, arms: Sequence[str]) -> dict[str, float]:
+    """Kish's effective sample size per arm the target runs: how many searches the
+    weights are worth (0: the logs never ran an arm the target needs)."""
     s, s2 = w.sum(axis=0), (w**2).sum(axis=0)
-    return {a: round(float(s[j] ** 2 / s2[j]), 1) if s2[j] > 0 else 0.0 for j, a in enumerate(arms)}
+    used = pi.sum(axis=0) > 0
+    return {a: round(float(s[j] ** 2 / s2[j]), 1) if s2[j] > 0 else 0.0
+            for j, a in enumerate(arms) if used[j]}  # fmt: skip
 
 
 def fixed_target(arms: Sequence[str]) -> Target:
@@ -195,3 +198,29 @@ def policy_target(
         return slot_probabilities(ranking, min(m_cfg, len(ranking)), eps)
 
     return target
+
+
+def fit_on_logs(policy: Any, records: Sequence[Mapping[str, Any]]) -> int:
+    """Train ``policy`` on logged searches: each chosen arm with its observed reward.
+
+    Used to evaluate *another bandit configuration* off-policy: train it on one part of
+    the logs, estimate its value on the rest (never on the searches it learned from).
+    Returns the number of (arm, reward) updates.
+    """
+    arms: list[str] = []
+    rewards: list[float] = []
+    xs: list[Any] = []
+    for r in records:
+        if not _observed(r):
+            continue
+        x = r.get("features") or []
+        if len(x) != policy.n_features:
+            continue
+        for a, v in (r.get("arm_rewards") or {}).items():
+            if a in r.get("chosen", ()):
+                arms.append(a)
+                rewards.append(float(v))
+                xs.append(x)
+    if arms:
+        policy.update(arms, rewards, np.asarray(xs, dtype=float))
+    return len(arms)

@@ -15,7 +15,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 EVENT_TYPES = ("impression", "click", "play", "purchase")
 
@@ -26,7 +34,10 @@ class Event(BaseModel):
     event_id: str = Field(min_length=1, max_length=200)
     search_id: str = Field(min_length=1, max_length=200)
     type: Literal["impression", "click", "play", "purchase"]
-    item_id: str | None = Field(None, max_length=1000)
+    #: the engaged document; ``doc_id`` is accepted as another name for it
+    item_id: str | None = Field(
+        None, max_length=1000, validation_alias=AliasChoices("item_id", "doc_id")
+    )
     rank: int | None = Field(None, ge=1)
     dwell_s: float | None = Field(None, ge=0)
     ts: float = Field(description="Epoch seconds (ISO 8601 accepted on input).")
